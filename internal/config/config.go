@@ -14,6 +14,7 @@ const (
 // never seen by callers: Load starts from Default().
 type Config struct {
 	// Language is MooseStack's project language; accepted and ignored.
+	// Default "".
 	Language string `toml:"language"`
 	// SourceDir holds the project's model and API files. Default "app".
 	SourceDir string `toml:"source_dir"`
@@ -66,12 +67,12 @@ type FeaturesConfig struct {
 
 // JWTConfig is [jwt]. JWT is "configured" when Secret, Issuer and Audience are all set.
 type JWTConfig struct {
-	Secret                       Secret   `toml:"secret"`   // PEM RSA public key (PKIX or PKCS#1)
-	Issuer                       string   `toml:"issuer"`   // required "iss"
-	Audience                     string   `toml:"audience"` // required member of "aud"
-	EnforceOnAllIngestAPIs       bool     `toml:"enforce_on_all_ingest_apis"`
-	EnforceOnAllConsumptionsAPIs bool     `toml:"enforce_on_all_consumptions_apis"`
-	Leeway                       Duration `toml:"leeway"` // clock leeway for exp/nbf, default 30s
+	Secret                       Secret   `toml:"secret" alias:"MOOSE_JWT_PUBLIC_KEY"` // PEM RSA public key (PKIX or PKCS#1), default ""
+	Issuer                       string   `toml:"issuer" alias:"MOOSE_JWT_ISSUER"`     // required "iss", default ""
+	Audience                     string   `toml:"audience" alias:"MOOSE_JWT_AUDIENCE"` // required member of "aud", default ""
+	EnforceOnAllIngestAPIs       bool     `toml:"enforce_on_all_ingest_apis"`          // default false
+	EnforceOnAllConsumptionsAPIs bool     `toml:"enforce_on_all_consumptions_apis"`    // default false
+	Leeway                       Duration `toml:"leeway"`                              // clock leeway for exp/nbf, default 30s
 }
 
 // Configured reports whether all three JWT settings are present.
@@ -80,16 +81,26 @@ func (j JWTConfig) Configured() bool {
 }
 
 // AuthenticationConfig is [authentication] plus the seed's env-only keys.
-// API key values are PBKDF2 hashes, possibly several separated by commas.
+// API key values are PBKDF2 hashes, possibly several separated by commas;
+// Load trims surrounding whitespace but does not check their syntax (package
+// auth does). All default to "".
+//
+// Fields tagged toml:"-" are not read from moose.config.toml (a TOML key of
+// that name gets a warning); their env tag names the key of the generic
+// variable form, e.g. MOOSE_AUTHENTICATION__INGEST_API_KEY. An alias tag
+// names a further variable for the same setting.
 type AuthenticationConfig struct {
+	// AdminAPIKey protects /admin/*; it wins over AdminToken.
 	AdminAPIKey Secret `toml:"admin_api_key"`
 	// IngestAPIKey and ConsumptionAPIKey come only from MOOSE_INGEST_API_KEY
 	// and MOOSE_CONSUMPTION_API_KEY (or their MOOSE_AUTHENTICATION__* forms).
-	IngestAPIKey      Secret `toml:"-"`
-	ConsumptionAPIKey Secret `toml:"-"`
-	// AdminToken is MOOSE_ADMIN_TOKEN: a hash, or a plain bearer token.
-	AdminToken Secret `toml:"-"`
+	IngestAPIKey      Secret `toml:"-" env:"ingest_api_key" alias:"MOOSE_INGEST_API_KEY"`
+	ConsumptionAPIKey Secret `toml:"-" env:"consumption_api_key" alias:"MOOSE_CONSUMPTION_API_KEY"`
+	// AdminToken is MOOSE_ADMIN_TOKEN (or MOOSE_AUTHENTICATION__ADMIN_TOKEN):
+	// a hash, or a plain bearer token.
+	AdminToken Secret `toml:"-" env:"admin_token" alias:"MOOSE_ADMIN_TOKEN"`
 	// AllowUnauthenticated lets `moose prod` start with an open data scope.
+	// Default false.
 	AllowUnauthenticated bool `toml:"allow_unauthenticated"`
 }
 
@@ -102,7 +113,8 @@ type EngineConfig struct {
 	DataDir string `toml:"data_dir"`
 }
 
-// Duration is a time.Duration written as "30s" in TOML.
+// Duration is a time.Duration written as "30s" in TOML. Load also accepts a
+// TOML integer or a bare number in a variable, meaning seconds.
 type Duration struct{ time.Duration }
 
 // UnmarshalText parses Go duration syntax.

@@ -1,6 +1,9 @@
 package config
 
-import "log/slog"
+import (
+	"fmt"
+	"log/slog"
+)
 
 // Secret holds a key, hash or password. It prints, marshals and logs as
 // "<redacted>" (or "" when empty) so config dumps and log lines cannot leak
@@ -15,11 +18,23 @@ func (s Secret) Reveal() string { return string(s) }
 // Empty reports whether no value is set.
 func (s Secret) Empty() bool { return s == "" }
 
+// String returns "<redacted>", or "" when the secret is empty.
 func (s Secret) String() string {
 	if s == "" {
 		return ""
 	}
 	return redacted
+}
+
+// Format implements fmt.Formatter so that every verb, including those that
+// bypass String such as %d, %t or %x of an enclosing struct, formats the
+// redacted text and never the value.
+func (s Secret) Format(f fmt.State, verb rune) {
+	if verb == 'v' && f.Flag('#') {
+		_, _ = fmt.Fprint(f, s.GoString())
+		return
+	}
+	_, _ = fmt.Fprintf(f, fmt.FormatString(f, verb), s.String())
 }
 
 // GoString keeps %#v from printing the value.
