@@ -140,7 +140,7 @@ func (d Dialect) DDL(db string, c olap.Change) (string, error) {
 		if c.Kind == olap.ModifyColumn {
 			return "ALTER TABLE " + ref + " MODIFY COLUMN " + QuoteIdent(c.Column.Name) + " " + ct, nil
 		}
-		s := "ALTER TABLE " + ref + " ADD COLUMN IF NOT EXISTS " + QuoteIdent(c.Column.Name) + " " + ct
+		s := "ALTER TABLE " + ref + " ADD COLUMN " + d.ifNotExists() + QuoteIdent(c.Column.Name) + " " + ct
 		if c.After != "" {
 			s += " AFTER " + QuoteIdent(c.After)
 		}
@@ -149,9 +149,25 @@ func (d Dialect) DDL(db string, c olap.Change) (string, error) {
 		if c.Column == nil {
 			return "", fmt.Errorf("%s on %s: no column", c.Kind, c.Table.Name)
 		}
-		return "ALTER TABLE " + ref + " DROP COLUMN IF EXISTS " + QuoteIdent(c.Column.Name), nil
+		return "ALTER TABLE " + ref + " DROP COLUMN " + d.ifExists() + QuoteIdent(c.Column.Name), nil
 	}
 	return "", fmt.Errorf("unknown change kind %q", c.Kind)
+}
+
+// ifNotExists and ifExists guard column changes where the server has
+// them; ClickHouse 18.16 rejects both, so its callers check first.
+func (d Dialect) ifNotExists() string {
+	if d.Legacy {
+		return ""
+	}
+	return "IF NOT EXISTS "
+}
+
+func (d Dialect) ifExists() string {
+	if d.Legacy {
+		return ""
+	}
+	return "IF EXISTS "
 }
 
 // QuoteString renders s as a single-quoted ClickHouse string literal. Every
