@@ -329,20 +329,14 @@ func (d Dialect) ParamText(p olap.Param) (string, error) {
 	if strings.HasPrefix(base, "Nullable(") && strings.HasSuffix(base, ")") {
 		base = base[len("Nullable(") : len(base)-1]
 	}
-	var text string
 	if strings.HasPrefix(base, "Array(") {
-		// Array text is its literal form (quoted elements), then escaped.
-		lit, err := d.arrayText(base, p.Value)
-		if err != nil {
-			return "", err
-		}
-		text = lit
-	} else {
-		t, err := scalarText(base, p.Value)
-		if err != nil {
-			return "", fmt.Errorf("param %s: %w", p.Name, err)
-		}
-		text = t
+		// An Array's text is its literal form: the elements are quoted and
+		// escaped already, and the engine reads it without a second layer.
+		return d.arrayText(base, p.Value)
+	}
+	text, err := scalarText(base, p.Value)
+	if err != nil {
+		return "", fmt.Errorf("param %s: %w", p.Name, err)
 	}
 	var b strings.Builder
 	appendEscaped(&b, text, false)

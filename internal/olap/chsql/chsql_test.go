@@ -102,7 +102,7 @@ func TestParamText(t *testing.T) {
 	}{
 		{olap.Param{Type: "String", Value: "a\\b\tc'd"}, `a\\b\tc'd`},
 		{olap.Param{Type: "String", Value: "\x00\xff"}, `\x00\xff`},
-		{olap.Param{Type: "Array(String)", Value: []any{"x'y", "z"}}, `['x\\'y','z']`},
+		{olap.Param{Type: "Array(String)", Value: []any{"x'y", "z"}}, `['x\'y','z']`},
 		{olap.Param{Type: "Array(UInt8)", Value: []any{uint64(1), uint64(2)}}, `[1,2]`},
 		{olap.Param{Type: "Nullable(Int32)", Value: nil}, `\N`},
 	}
