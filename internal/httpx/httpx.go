@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -76,14 +77,18 @@ func WriteError(log *slog.Logger, w http.ResponseWriter, r *http.Request, err er
 
 // WriteJSON writes v as a JSON response with status.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"error":"internal error"}`)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // messages quote <Model>; keep them readable
+	if err := enc.Encode(v); err != nil {
+		status = http.StatusInternalServerError
+		buf.Reset()
+		buf.WriteString(`{"error":"internal error"}` + "\n")
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
+	w.Write(buf.Bytes())
 }
 
 type ctxKey int
@@ -121,7 +126,9 @@ const (
 	MethodAPIKey Method = "api_key" // PBKDF2 API key
 )
 
-// Principal is who made the request, as auth decided.
+// Principal is who made the request, as auth decided. It is read-only:
+// auth shares one Principal (and its Claims) between requests that carry
+// the same cached token.
 type Principal struct {
 	Method Method
 	// Claims are the verified JWT's claims (nil unless Method is MethodJWT).

@@ -1,0 +1,35 @@
+package main
+
+import (
+	"context"
+
+	"github.com/moose-go/moose/internal/config"
+	"github.com/moose-go/moose/internal/server"
+)
+
+func runDev(ctx context.Context, e *env, args []string) error {
+	fs := newFlags("dev", e)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("unexpected argument %q", pos[0])
+	}
+	return server.Run(ctx, server.Options{Dir: e.dir, Mode: config.ModeDev, Logger: logger(e),
+		Out: e.stdout, Environ: e.environ, AllowDestructive: false})
+}
+
+func runProd(ctx context.Context, e *env, args []string) error {
+	fs := newFlags("prod", e)
+	allow := fs.Bool("allow-destructive", false, "apply schema changes that can lose data")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("unexpected argument %q", pos[0])
+	}
+	return server.Run(ctx, server.Options{Dir: e.dir, Mode: config.ModeProd, Logger: logger(e),
+		Out: e.stdout, Environ: e.environ, AllowDestructive: *allow})
+}

@@ -1,0 +1,284 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/moose-go/moose/internal/admin"
+	"github.com/moose-go/moose/internal/auth"
+	"github.com/moose-go/moose/internal/config"
+	"github.com/moose-go/moose/internal/ingest"
+	"github.com/moose-go/moose/internal/olap"
+	"github.com/moose-go/moose/internal/olap/clickhouse"
+	"github.com/moose-go/moose/internal/olap/embedded"
+	"github.com/moose-go/moose/internal/project"
+)
+
+// Options start a server.
+type Options struct {
+	Dir    string      // project directory
+	Mode   config.Mode // dev or prod
+	Logger *slog.Logger
+	Out    io.Writer // where the route list is printed; nil: nowhere
+	// Environ is the process environment (os.Environ()).
+	Environ []string
+	// AllowDestructive lets start-up apply changes that can lose data.
+	AllowDestructive bool
+	// Ready, if set, receives the bound main and management addresses.
+	Ready func(main, management string)
+}
+
+// Server is a running moose.
+type Server struct {
+	opt   Options
+	cfg   *config.Config
+	log   *slog.Logger
+	auth  *auth.Authenticator
+	store olap.Store
+	sink  ingest.Sink
+	batch *ingest.Batcher
+	m     *metrics
+
+	live atomic.Pointer[live] // project-dependent routes, swapped whole
+}
+
+// live is everything that depends on the project files.
+type live struct {
+	project *project.Project
+	handler http.Handler
+}
+
+// Run loads, starts and serves until ctx ends, then shuts down in order.
+func Run(ctx context.Context, opt Options) error {
+	s, err := New(ctx, opt)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ctx)
+}
+
+// New loads config and project, checks the security setup, opens the engine
+// and applies the schema. It does not listen yet.
+func New(ctx context.Context, opt Options) (s *Server, err error) {
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	log := opt.Logger
+	cfg, warns, err := config.Load(opt.Dir, opt.Mode, opt.Environ)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range warns {
+		log.Warn("config: " + w.String())
+	}
+	p, pwarns, err := project.Load(filepath.Join(opt.Dir, cfg.SourceDir))
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range pwarns {
+		log.Warn("project: " + w.String())
+	}
+	a, err := auth.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("authentication setup: %w", err)
+	}
+	if err := checkSecurity(cfg, a, p, opt.Mode, log); err != nil {
+		return nil, err
+	}
+
+	s = &Server{opt: opt, cfg: cfg, log: log, auth: a, m: newMetrics()}
+	s.store, err = openStore(ctx, cfg, opt.Dir, log)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			s.store.Close()
+		}
+	}()
+	if err := s.migrate(ctx, p, opt.AllowDestructive); err != nil {
+		return nil, err
+	}
+	s.batch = ingest.NewBatcher(s.store, log, ingest.BatcherOptions{Observe: s.m.observeInsert})
+	s.sink = s.batch
+	l, err := s.buildLive(p)
+	if err != nil {
+		return nil, err
+	}
+	s.live.Store(l)
+	return s, nil
+}
+
+// checkSecurity applies the start-up rules of SPEC section 3.
+func checkSecurity(cfg *config.Config, a *auth.Authenticator, p *project.Project, mode config.Mode, log *slog.Logger) error {
+	var open []string
+	for _, sc := range []auth.Scope{auth.Ingest, auth.Consumption} {
+		if a.Open(sc) {
+			open = append(open, sc.String())
+		}
+	}
+	if len(open) > 0 {
+		if mode == config.ModeProd && !cfg.Authentication.AllowUnauthenticated {
+			return fmt.Errorf("refusing to start moose prod: the %s endpoints would accept requests without any token; "+
+				"configure [jwt] (secret, issuer, audience) or MOOSE_INGEST_API_KEY / MOOSE_CONSUMPTION_API_KEY, "+
+				"or set [authentication] allow_unauthenticated = true", strings.Join(open, " and "))
+		}
+		log.Warn("unauthenticated endpoints: anyone can call them", "scopes", strings.Join(open, ","))
+	}
+	if a.Open(auth.Admin) {
+		return errors.New("internal: admin scope must never be open")
+	}
+	if !cfg.JWT.Configured() {
+		for _, m := range p.Models {
+			for _, c := range m.Columns {
+				if c.JWTClaim != "" {
+					log.Warn("model takes a column from a JWT claim but no JWT is configured: its ingest route refuses every request",
+						"model", m.Name, "column", c.Name)
+				}
+			}
+		}
+		for _, api := range p.APIs {
+			for _, prm := range api.Params {
+				if prm.JWTClaim != "" {
+					log.Warn("API binds a parameter from a JWT claim but no JWT is configured: it refuses every request",
+						"api", api.Name, "param", prm.Name)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func openStore(ctx context.Context, cfg *config.Config, dir string, log *slog.Logger) (olap.Store, error) {
+	switch cfg.Engine.Kind {
+	case "embedded", "":
+		dataDir := cfg.Engine.DataDir
+		if !filepath.IsAbs(dataDir) {
+			dataDir = filepath.Join(dir, dataDir)
+		}
+		return embedded.Open(ctx, embedded.Options{DataDir: dataDir, Logger: log.WithGroup("chdb")})
+	case "clickhouse":
+		o := clickhouse.OptionsFromConfig(cfg.ClickHouse)
+		o.Logger = log.WithGroup("clickhouse")
+		return clickhouse.Open(ctx, o)
+	}
+	return nil, fmt.Errorf("engine.kind %q: want embedded or clickhouse", cfg.Engine.Kind)
+}
+
+// ProjectTables are the tables a project needs: one per model, plus the
+// dead-letter tables.
+func ProjectTables(p *project.Project) []olap.Table {
+	var ts []olap.Table
+	for _, m := range p.Models {
+		ts = append(ts, m.Table())
+		if m.DeadLetter {
+			ts = append(ts, m.DeadLetterTable())
+		}
+	}
+	return ts
+}
+
+// migrate brings the engine's tables up to the project's. Tables the
+// project does not name are left alone.
+func (s *Server) migrate(ctx context.Context, p *project.Project, allowDestructive bool) error {
+	cur, err := s.store.Tables(ctx)
+	if err != nil {
+		return fmt.Errorf("reading the engine's tables: %w", err)
+	}
+	changes := admin.Diff(cur, ProjectTables(p), false)
+	if d := admin.Destructive(changes); len(d) > 0 && !allowDestructive {
+		var b strings.Builder
+		for _, c := range d {
+			ddl, _ := s.store.DDL(c)
+			fmt.Fprintf(&b, "\n  %s %s: %s", c.Kind, c.Table.Name, ddl)
+		}
+		return fmt.Errorf("the project files need changes that can lose data; refusing to apply them at start-up "+
+			"(use moose plan / apply, or start with --allow-destructive):%s", b.String())
+	}
+	for _, c := range changes {
+		ddl, _ := s.store.DDL(c)
+		s.log.Info("schema change", "kind", c.Kind, "table", c.Table.Name, "ddl", ddl)
+	}
+	if err := s.store.Apply(ctx, changes); err != nil {
+		return fmt.Errorf("applying schema changes: %w", err)
+	}
+	return nil
+}
+
+// Serve listens on the main and management ports until ctx ends.
+func (s *Server) Serve(ctx context.Context) error {
+	hs := s.cfg.HTTPServer
+	ln, err := net.Listen("tcp", net.JoinHostPort(hs.Host, fmt.Sprint(hs.Port)))
+	if err != nil {
+		s.closeBackend()
+		return fmt.Errorf("listening on the main port: %w", err)
+	}
+	mln, err := net.Listen("tcp", net.JoinHostPort(hs.Host, fmt.Sprint(hs.ManagementPort)))
+	if err != nil {
+		ln.Close()
+		s.closeBackend()
+		return fmt.Errorf("listening on the management port: %w", err)
+	}
+	baseCtx, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBase()
+	newSrv := func(h http.Handler) *http.Server {
+		return &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       60 * time.Second,
+			WriteTimeout:      120 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			MaxHeaderBytes:    64 << 10,
+			BaseContext:       func(net.Listener) context.Context { return baseCtx },
+			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		}
+	}
+	main := newSrv(s.routes())
+	mgmt := newSrv(s.managementRoutes())
+	errc := make(chan error, 2)
+	go func() { errc <- main.Serve(ln) }()
+	go func() { errc <- mgmt.Serve(mln) }()
+	s.printRoutes(ln.Addr().String(), mln.Addr().String())
+	if s.opt.Ready != nil {
+		s.opt.Ready(ln.Addr().String(), mln.Addr().String())
+	}
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	s.log.Info("shutting down: finishing in-flight requests")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := main.Shutdown(sctx); err != nil {
+		s.log.Warn("main server shutdown", "err", err)
+	}
+	mgmt.Shutdown(sctx)
+	cancelBase()
+	s.closeBackend()
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return serveErr
+	}
+	return nil
+}
+
+// closeBackend drains the batches, then closes the engine.
+func (s *Server) closeBackend() {
+	if s.batch != nil {
+		s.batch.Close()
+	}
+	if err := s.store.Close(); err != nil {
+		s.log.Warn("closing the engine", "err", err)
+	}
+	s.log.Info("stopped")
+}
