@@ -144,7 +144,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 		return &httpx.APIError{Status: http.StatusInternalServerError,
 			Message: "the query for API " + ep.api.Name + " failed", Err: err}
 	}
-	body := encodeRows(res)
+	body := EncodeRows(res)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
@@ -312,9 +312,9 @@ func cmpOrd[T int64 | uint64 | float64](a, b T) int {
 	return 0
 }
 
-// encodeRows writes the result as a JSON array of objects. DateTime values
+// EncodeRows writes the result as a JSON array of objects. DateTime values
 // become RFC 3339 UTC strings; every other value is the engine's JSON.
-func encodeRows(res *olap.Result) []byte {
+func EncodeRows(res *olap.Result) []byte {
 	keys := make([][]byte, len(res.Columns))
 	conv := make([]func([]byte) []byte, len(res.Columns))
 	for i, c := range res.Columns {

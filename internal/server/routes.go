@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/moose-go/moose/internal/admin"
 	"github.com/moose-go/moose/internal/api"
 	"github.com/moose-go/moose/internal/auth"
 	"github.com/moose-go/moose/internal/httpx"
@@ -69,7 +70,7 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 }
 
 // buildLive makes the project-dependent routes.
-func (s *Server) buildLive(p *project.Project) (*live, error) {
+func (s *Server) buildLive(p *project.Project, m *admin.InfraMap) (*live, error) {
 	mux := http.NewServeMux()
 	ih, err := ingest.NewHandler(p, s.sink, ingest.Options{
 		MaxBodyBytes: s.cfg.HTTPServer.MaxRequestBodySize,
@@ -96,7 +97,7 @@ func (s *Server) buildLive(p *project.Project) (*live, error) {
 	}
 	ah.Register(mux, s.authFor(auth.Consumption))
 	mux.Handle("/", httpx.Handle(s.log, notFound))
-	return &live{project: p, handler: mux}, nil
+	return &live{project: p, imap: m, handler: mux}, nil
 }
 
 func notFound(w http.ResponseWriter, r *http.Request) error {
@@ -107,6 +108,7 @@ func notFound(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) adminRoutes() http.Handler {
 	mux := http.NewServeMux()
+	admin.NewHandlers(s.admin, s.store, api.EncodeRows, s.log).Register(mux)
 	mux.Handle("/", httpx.Handle(s.log, notFound))
 	return mux
 }

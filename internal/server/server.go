@@ -18,6 +18,7 @@ import (
 	"github.com/moose-go/moose/internal/config"
 	"github.com/moose-go/moose/internal/ingest"
 	"github.com/moose-go/moose/internal/olap"
+	"github.com/moose-go/moose/internal/olap/chsql"
 	"github.com/moose-go/moose/internal/olap/clickhouse"
 	"github.com/moose-go/moose/internal/olap/embedded"
 	"github.com/moose-go/moose/internal/project"
@@ -47,6 +48,7 @@ type Server struct {
 	sink  ingest.Sink
 	batch *ingest.Batcher
 	m     *metrics
+	admin *admin.Service
 
 	live atomic.Pointer[live] // project-dependent routes, swapped whole
 }
@@ -54,6 +56,7 @@ type Server struct {
 // live is everything that depends on the project files.
 type live struct {
 	project *project.Project
+	imap    *admin.InfraMap
 	handler http.Handler
 }
 
@@ -105,17 +108,104 @@ func New(ctx context.Context, opt Options) (s *Server, err error) {
 			s.store.Close()
 		}
 	}()
+	m, p, err := s.startupMap(ctx, p, opt.Mode)
+	if err != nil {
+		return nil, err
+	}
 	if err := s.migrate(ctx, p, opt.AllowDestructive); err != nil {
 		return nil, err
 	}
 	s.batch = ingest.NewBatcher(s.store, log, ingest.BatcherOptions{Observe: s.m.observeInsert})
 	s.sink = s.batch
-	l, err := s.buildLive(p)
+	l, err := s.buildLive(p, m)
 	if err != nil {
 		return nil, err
 	}
 	s.live.Store(l)
+	s.admin = admin.NewService(s.store, s.view, func() *admin.InfraMap { return s.live.Load().imap }, s.commit)
 	return s, nil
+}
+
+// startupMap chooses the map to run. The project files win in dev, and in
+// prod when they changed since the stored map was made; otherwise (prod,
+// files unchanged) the stored map wins, so a map applied remotely survives a
+// restart. The chosen map is stored if it is new.
+func (s *Server) startupMap(ctx context.Context, files *project.Project, mode config.Mode) (*admin.InfraMap, *project.Project, error) {
+	if err := s.ensureMapTable(ctx); err != nil {
+		return nil, nil, fmt.Errorf("creating the infrastructure map table: %w", err)
+	}
+	fm := admin.MapFromProject(files)
+	digest := fm.Digest()
+	raw, storedDigest, err := s.loadMap(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, p := fm, files
+	if raw != nil && mode == config.ModeProd && storedDigest == digest {
+		sm, sp, err := admin.DecodeMap(raw)
+		if err != nil {
+			s.log.Warn("the stored infrastructure map is unreadable; using the project files", "err", err)
+		} else {
+			m, p = sm, sp
+			s.log.Info("running the stored infrastructure map (project files unchanged since it was applied)")
+		}
+	}
+	if raw == nil || m.Digest() != storedMapDigest(raw) {
+		if err := s.saveMap(ctx, m, digest); err != nil {
+			return nil, nil, fmt.Errorf("storing the infrastructure map: %w", err)
+		}
+	}
+	return m, p, nil
+}
+
+func storedMapDigest(raw []byte) string {
+	m, _, err := admin.DecodeMap(raw)
+	if err != nil {
+		return ""
+	}
+	return m.Digest()
+}
+
+// commit makes a new map live (admin apply and dev reload): build the
+// routes, store the map, swap. In-flight requests finish on the old routes.
+func (s *Server) commit(ctx context.Context, m *admin.InfraMap, p *project.Project) error {
+	l, err := s.buildLive(p, m)
+	if err != nil {
+		return err
+	}
+	if err := s.saveMap(ctx, m, s.filesDigest()); err != nil {
+		return err
+	}
+	s.live.Store(l)
+	return nil
+}
+
+// filesDigest is the digest of the project files now (or "" if they do not
+// load), recorded with each applied map.
+func (s *Server) filesDigest() string {
+	p, _, err := project.Load(filepath.Join(s.opt.Dir, s.cfg.SourceDir))
+	if err != nil {
+		return ""
+	}
+	return admin.MapFromProject(p).Digest()
+}
+
+// view maps a project table to what the engine holds: old servers store
+// Bool as UInt8 and LowCardinality(String) as String.
+func (s *Server) view(t olap.Table) olap.Table {
+	d, ok := s.store.(interface{ Dialect() chsql.Dialect })
+	if !ok || !d.Dialect().Legacy {
+		return t
+	}
+	out := t
+	out.Columns = make([]olap.Column, len(t.Columns))
+	for i, c := range t.Columns {
+		if ty, err := d.Dialect().Type(c.Type); err == nil {
+			c.Type = ty
+		}
+		out.Columns[i] = c
+	}
+	return out
 }
 
 // checkSecurity applies the start-up rules of SPEC section 3.
@@ -174,19 +264,6 @@ func openStore(ctx context.Context, cfg *config.Config, dir string, log *slog.Lo
 	return nil, fmt.Errorf("engine.kind %q: want embedded or clickhouse", cfg.Engine.Kind)
 }
 
-// ProjectTables are the tables a project needs: one per model, plus the
-// dead-letter tables.
-func ProjectTables(p *project.Project) []olap.Table {
-	var ts []olap.Table
-	for _, m := range p.Models {
-		ts = append(ts, m.Table())
-		if m.DeadLetter {
-			ts = append(ts, m.DeadLetterTable())
-		}
-	}
-	return ts
-}
-
 // migrate brings the engine's tables up to the project's. Tables the
 // project does not name are left alone.
 func (s *Server) migrate(ctx context.Context, p *project.Project, allowDestructive bool) error {
@@ -194,7 +271,11 @@ func (s *Server) migrate(ctx context.Context, p *project.Project, allowDestructi
 	if err != nil {
 		return fmt.Errorf("reading the engine's tables: %w", err)
 	}
-	changes := admin.Diff(cur, ProjectTables(p), false)
+	var want []olap.Table
+	for _, t := range p.Tables() {
+		want = append(want, s.view(t))
+	}
+	changes := admin.Diff(cur, want, false)
 	if d := admin.Destructive(changes); len(d) > 0 && !allowDestructive {
 		var b strings.Builder
 		for _, c := range d {
@@ -248,6 +329,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	go func() { errc <- main.Serve(ln) }()
 	go func() { errc <- mgmt.Serve(mln) }()
 	s.printRoutes(ln.Addr().String(), mln.Addr().String())
+	if s.opt.Mode == config.ModeDev {
+		go s.watch(baseCtx)
+	}
 	if s.opt.Ready != nil {
 		s.opt.Ready(ln.Addr().String(), mln.Addr().String())
 	}
