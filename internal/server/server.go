@@ -366,3 +366,18 @@ func (s *Server) closeBackend() {
 	}
 	s.log.Info("stopped")
 }
+
+// OpenEngine opens the project's engine directly, for CLI commands that
+// run while no server does (the embedded engine admits one process per
+// data directory: a running server makes this fail with olap.ErrUnavailable).
+func OpenEngine(ctx context.Context, dir string, environ []string, log *slog.Logger) (olap.Store, *config.Config, error) {
+	cfg, _, err := config.Load(dir, config.ModeDev, environ)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := openStore(ctx, cfg, dir, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, cfg, nil
+}

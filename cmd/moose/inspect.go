@@ -1,16 +1,10 @@
 package main
 
-import (
-	"context"
-	"errors"
-)
+import "context"
 
-var errNotYet = errors.New("not available in this build yet")
+// Placeholders: moose ls, peek, query and generate openapi are being built.
 
 func runGenerateOpenAPI(context.Context, *env, []string) error { return errNotYet }
-func runPlan(context.Context, *env, []string) error            { return errNotYet }
-func runRemote(context.Context, *env, []string) error          { return errNotYet }
-func runApply(context.Context, *env, []string) error           { return errNotYet }
 func runLs(context.Context, *env, []string) error              { return errNotYet }
 func runPeek(context.Context, *env, []string) error            { return errNotYet }
 func runQuery(context.Context, *env, []string) error           { return errNotYet }
