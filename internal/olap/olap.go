@@ -42,6 +42,14 @@ type Migrator interface {
 	Apply(ctx context.Context, changes []Change) error
 }
 
+// DedupWriter is an optional Writer capability: idempotent inserts. A
+// second InsertDedup of a batch under the same token (after a crash, say)
+// stores nothing. Tokens must be unique per batch: a token reused for other
+// rows drops them.
+type DedupWriter interface {
+	InsertDedup(ctx context.Context, table string, rows []byte, token string) error
+}
+
 // Store is a whole engine. Only package server holds one.
 type Store interface {
 	Writer

@@ -43,13 +43,21 @@ var connSettings = []string{
 // crash (the data is in the page cache) but not a power loss or kernel
 // crash. fsync_after_insert and fsync_part_directory make each insert fsync
 // its part files and directory before it returns.
+// dedupWindow is how many recent insert blocks (per table) the engine
+// remembers: an insert repeating the token of one of them stores nothing.
+// Replay after a crash re-inserts its batches with their original tokens
+// (see InsertDedup), so a batch that did commit is not stored twice.
+const dedupWindow = "10000"
+
 func serverConfig(fsync bool) string {
 	v := "0"
 	if fsync {
 		v = "1"
 	}
 	return "<clickhouse>\n  <merge_tree>\n    <fsync_after_insert>" + v + "</fsync_after_insert>\n" +
-		"    <fsync_part_directory>" + v + "</fsync_part_directory>\n  </merge_tree>\n</clickhouse>\n"
+		"    <fsync_part_directory>" + v + "</fsync_part_directory>\n" +
+		"    <non_replicated_deduplication_window>" + dedupWindow + "</non_replicated_deduplication_window>\n" +
+		"  </merge_tree>\n</clickhouse>\n"
 }
 
 // engine is the one chDB instance of this process. chDB boots one engine per
@@ -217,8 +225,8 @@ const insertChunk = 2 << 20
 // insert streams rows (JSONEachRow) into table in chunks split on line
 // boundaries. cancelled is polled between chunks; a cancelled insert is
 // aborted without committing.
-func (c *conn) insert(table string, rows []byte, cancelled func() error) error {
-	q := []byte("INSERT INTO " + quoteIdent(table))
+func (c *conn) insert(table, settings string, rows []byte, cancelled func() error) error {
+	q := []byte("INSERT INTO " + quoteIdent(table) + settings)
 	s := c.api.streamInsertN(c.handle(), ptr(q), uintptr(len(q)), ptr(fmtJSONEachRow), uintptr(len(fmtJSONEachRow)))
 	if s == 0 {
 		return fmt.Errorf("%w: chDB returned no insert stream", olap.ErrUnavailable)

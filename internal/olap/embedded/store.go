@@ -3,6 +3,8 @@ package embedded
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -61,8 +63,9 @@ type Store struct {
 }
 
 var (
-	_ olap.Store  = (*Store)(nil)
-	_ olap.Pinger = (*Store)(nil)
+	_ olap.Store       = (*Store)(nil)
+	_ olap.Pinger      = (*Store)(nil)
+	_ olap.DedupWriter = (*Store)(nil)
 )
 
 // Open loads chDB (once per process), boots the engine on DataDir (once per
@@ -218,6 +221,16 @@ func parseResult(out []byte) (*olap.Result, error) {
 // when the stream finishes: a bad row anywhere fails the batch and nothing
 // of it is stored. Durability: see the package documentation.
 func (s *Store) Insert(ctx context.Context, table string, rows []byte) error {
+	// The engine deduplicates recent blocks (dedupWindow); a token-less
+	// insert would be deduplicated by content, dropping a legitimate repeat
+	// of the same rows. A fresh random token keeps every Insert.
+	var tok [16]byte
+	rand.Read(tok[:])
+	return s.InsertDedup(ctx, table, rows, "rnd-"+hex.EncodeToString(tok[:]))
+}
+
+// InsertDedup is Insert under an idempotency token (olap.DedupWriter).
+func (s *Store) InsertDedup(ctx context.Context, table string, rows []byte, token string) error {
 	c, err := s.acquire(ctx)
 	if err != nil {
 		return err
@@ -226,7 +239,7 @@ func (s *Store) Insert(ctx context.Context, table string, rows []byte) error {
 	if len(bytes.TrimSpace(rows)) == 0 {
 		return nil
 	}
-	if err := c.insert(table, rows, ctx.Err); err != nil {
+	if err := c.insert(table, " SETTINGS insert_deduplication_token = "+chsql.QuoteString(token), rows, ctx.Err); err != nil {
 		return fmt.Errorf("inserting into %s: %w", table, err)
 	}
 	return nil
