@@ -17,7 +17,7 @@ func runDev(ctx context.Context, e *env, args []string) error {
 		return usagef("unexpected argument %q", pos[0])
 	}
 	return server.Run(ctx, server.Options{Dir: e.dir, Mode: config.ModeDev, Logger: logger(e),
-		Out: e.stdout, Environ: e.environ, AllowDestructive: false})
+		Out: e.stdout, Environ: e.environ, AllowDestructive: false, Pprof: e.getenv("MOOSE_PPROF") == "1"})
 }
 
 func runProd(ctx context.Context, e *env, args []string) error {
@@ -31,5 +31,5 @@ func runProd(ctx context.Context, e *env, args []string) error {
 		return usagef("unexpected argument %q", pos[0])
 	}
 	return server.Run(ctx, server.Options{Dir: e.dir, Mode: config.ModeProd, Logger: logger(e),
-		Out: e.stdout, Environ: e.environ, AllowDestructive: *allow})
+		Out: e.stdout, Environ: e.environ, AllowDestructive: *allow, Pprof: e.getenv("MOOSE_PPROF") == "1"})
 }

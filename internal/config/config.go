@@ -111,6 +111,14 @@ type EngineConfig struct {
 	// DataDir is where the embedded engine keeps its data, relative to the
 	// project directory. Default ".moose/data".
 	DataDir string `toml:"data_dir"`
+	// WALDir holds the embedded engine's write-ahead log (ingest is
+	// acknowledged once it is there), relative to the project directory.
+	// Default ".moose/wal".
+	WALDir string `toml:"wal_dir"`
+	// WALFsync fsyncs the write-ahead log before each acknowledgement
+	// (shared by concurrent requests), so a 200 survives a power loss; with
+	// false it survives a process crash only. Default true.
+	WALFsync bool `toml:"wal_fsync"`
 }
 
 // Duration is a time.Duration written as "30s" in TOML. Load also accepts a
@@ -146,6 +154,6 @@ func Default() Config {
 		Kafka:    KafkaConfig{Broker: "localhost:19092", MessageTimeoutMS: 1000, ReplicationFactor: 1, Partitions: 4},
 		Features: FeaturesConfig{OLAP: true},
 		JWT:      JWTConfig{Leeway: Duration{30 * time.Second}},
-		Engine:   EngineConfig{Kind: "embedded", DataDir: ".moose/data"},
+		Engine:   EngineConfig{Kind: "embedded", DataDir: ".moose/data", WALDir: ".moose/wal", WALFsync: true},
 	}
 }

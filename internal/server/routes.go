@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/moose-go/moose/internal/httpx"
 	"github.com/moose-go/moose/internal/ingest"
 	"github.com/moose-go/moose/internal/olap"
+	"github.com/moose-go/moose/internal/openapi"
 	"github.com/moose-go/moose/internal/project"
 )
 
@@ -86,7 +88,7 @@ func (s *Server) buildLive(p *project.Project, m *admin.InfraMap) (*live, error)
 		return nil, err
 	}
 	ih.Register(mux, s.authFor(auth.Ingest))
-	ah, err := api.NewHandler(p, s.store, api.Options{Logger: s.log,
+	ah, err := api.NewHandler(p, s.reader, api.Options{Logger: s.log,
 		OnQuery: func(name string, d time.Duration, err error) {
 			if err == nil {
 				s.m.queryTime.observe(d.Seconds(), name)
@@ -108,7 +110,7 @@ func notFound(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) adminRoutes() http.Handler {
 	mux := http.NewServeMux()
-	admin.NewHandlers(s.admin, s.store, api.EncodeRows, s.log).Register(mux)
+	admin.NewHandlers(s.admin, s.reader, api.EncodeRows, s.log).Register(mux)
 	mux.Handle("/", httpx.Handle(s.log, notFound))
 	return mux
 }
@@ -116,6 +118,20 @@ func (s *Server) adminRoutes() http.Handler {
 func (s *Server) managementRoutes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", s.m.handler())
+	if s.opt.Pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	mux.Handle("GET /openapi.yaml", httpx.Handle(s.log, func(w http.ResponseWriter, r *http.Request) error {
+		doc, err := openapi.Generate(s.live.Load().project, openapi.Options{PathPrefix: s.cfg.HTTPServer.PathPrefix})
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Content-Type", "application/yaml")
+		_, err = w.Write(doc)
+		return err
+	}))
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

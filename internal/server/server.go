@@ -34,21 +34,25 @@ type Options struct {
 	Environ []string
 	// AllowDestructive lets start-up apply changes that can lose data.
 	AllowDestructive bool
+	// Pprof serves /debug/pprof/ on the management port (MOOSE_PPROF=1).
+	Pprof bool
 	// Ready, if set, receives the bound main and management addresses.
 	Ready func(main, management string)
 }
 
 // Server is a running moose.
 type Server struct {
-	opt   Options
-	cfg   *config.Config
-	log   *slog.Logger
-	auth  *auth.Authenticator
-	store olap.Store
-	sink  ingest.Sink
-	batch *ingest.Batcher
-	m     *metrics
-	admin *admin.Service
+	opt     Options
+	cfg     *config.Config
+	log     *slog.Logger
+	auth    *auth.Authenticator
+	store   olap.Store
+	sink    ingest.Sink
+	batch   *ingest.Batcher // ClickHouse-server engine without Kafka
+	journal *ingest.Journal // embedded engine
+	reader  olap.Reader     // the store, behind the journal's read barrier
+	m       *metrics
+	admin   *admin.Service
 
 	live atomic.Pointer[live] // project-dependent routes, swapped whole
 }
@@ -115,8 +119,9 @@ func New(ctx context.Context, opt Options) (s *Server, err error) {
 	if err := s.migrate(ctx, p, opt.AllowDestructive); err != nil {
 		return nil, err
 	}
-	s.batch = ingest.NewBatcher(s.store, log, ingest.BatcherOptions{Observe: s.m.observeInsert})
-	s.sink = s.batch
+	if err := s.openSink(ctx); err != nil {
+		return nil, err
+	}
 	l, err := s.buildLive(p, m)
 	if err != nil {
 		return nil, err
@@ -206,6 +211,44 @@ func (s *Server) view(t olap.Table) olap.Table {
 		out.Columns[i] = c
 	}
 	return out
+}
+
+// openSink picks where ingest writes: the embedded engine gets the
+// write-ahead journal (acknowledged once logged, inserted in large batches);
+// a ClickHouse server gets group-committed inserts.
+func (s *Server) openSink(ctx context.Context) error {
+	s.reader = s.store
+	if dw, ok := s.store.(olap.DedupWriter); ok && s.cfg.Engine.Kind == config.EngineEmbedded {
+		dir := s.cfg.Engine.WALDir
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join(s.opt.Dir, dir)
+		}
+		j, err := ingest.OpenJournal(ctx, dir, dw, s.log.WithGroup("journal"),
+			ingest.JournalOptions{Sync: s.cfg.Engine.WALFsync, Observe: s.m.observeInsert})
+		if err != nil {
+			return err
+		}
+		s.journal, s.sink = j, j
+		s.reader = barrierReader{Reader: s.store, barrier: j.Barrier}
+		return nil
+	}
+	s.batch = ingest.NewBatcher(s.store, s.log, ingest.BatcherOptions{Observe: s.m.observeInsert})
+	s.sink = s.batch
+	return nil
+}
+
+// barrierReader makes every query see every acknowledged row: it waits for
+// the journal to have inserted all it had appended when the query came.
+type barrierReader struct {
+	olap.Reader
+	barrier func(context.Context) error
+}
+
+func (b barrierReader) Query(ctx context.Context, sql string, params []olap.Param) (*olap.Result, error) {
+	if err := b.barrier(ctx); err != nil {
+		return nil, err
+	}
+	return b.Reader.Query(ctx, sql, params)
 }
 
 // checkSecurity applies the start-up rules of SPEC section 3.
@@ -360,6 +403,13 @@ func (s *Server) Serve(ctx context.Context) error {
 func (s *Server) closeBackend() {
 	if s.batch != nil {
 		s.batch.Close()
+	}
+	if s.journal != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := s.journal.Close(ctx); err != nil {
+			s.log.Warn("closing the journal", "err", err)
+		}
+		cancel()
 	}
 	if err := s.store.Close(); err != nil {
 		s.log.Warn("closing the engine", "err", err)
