@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/moose-go/moose/internal/olap/clickhouse"
 	"github.com/moose-go/moose/internal/olap/embedded"
 	"github.com/moose-go/moose/internal/project"
+	"github.com/moose-go/moose/internal/stream/kafka"
 )
 
 // Options start a server.
@@ -50,9 +52,15 @@ type Server struct {
 	sink    ingest.Sink
 	batch   *ingest.Batcher // ClickHouse-server engine without Kafka
 	journal *ingest.Journal // embedded engine
-	reader  olap.Reader     // the store, behind the journal's read barrier
-	m       *metrics
-	admin   *admin.Service
+	// Kafka buffer ([features] streaming_engine): ingest produces, the
+	// consumer group moves records into the tables.
+	producer  *kafka.Producer
+	consumer  *kafka.Sink
+	consumeWG sync.WaitGroup
+	stopSink  context.CancelFunc
+	reader    olap.Reader // the store, behind the journal's read barrier
+	m         *metrics
+	admin     *admin.Service
 
 	live atomic.Pointer[live] // project-dependent routes, swapped whole
 }
@@ -127,6 +135,9 @@ func New(ctx context.Context, opt Options) (s *Server, err error) {
 		return nil, err
 	}
 	s.live.Store(l)
+	if err := s.startConsumer(ctx, p); err != nil {
+		return nil, err
+	}
 	s.admin = admin.NewService(s.store, s.view, func() *admin.InfraMap { return s.live.Load().imap }, s.commit)
 	return s, nil
 }
@@ -182,7 +193,7 @@ func (s *Server) commit(ctx context.Context, m *admin.InfraMap, p *project.Proje
 		return err
 	}
 	s.live.Store(l)
-	return nil
+	return s.startConsumer(ctx, p) // new tables need topics and a consumer
 }
 
 // filesDigest is the digest of the project files now (or "" if they do not
@@ -198,6 +209,10 @@ func (s *Server) filesDigest() string {
 // view maps a project table to what the engine holds: old servers store
 // Bool as UInt8 and LowCardinality(String) as String.
 func (s *Server) view(t olap.Table) olap.Table {
+	if s.cfg.Features.StreamingEngine {
+		// The consumer writes each row's Kafka position: see stream/kafka.
+		t.Columns = append(append([]olap.Column(nil), t.Columns...), kafka.OffsetColumns()...)
+	}
 	d, ok := s.store.(interface{ Dialect() chsql.Dialect })
 	if !ok || !d.Dialect().Legacy {
 		return t
@@ -218,6 +233,9 @@ func (s *Server) view(t olap.Table) olap.Table {
 // a ClickHouse server gets group-committed inserts.
 func (s *Server) openSink(ctx context.Context) error {
 	s.reader = s.store
+	if s.cfg.Features.StreamingEngine {
+		return s.openStreaming(ctx)
+	}
 	if dw, ok := s.store.(olap.DedupWriter); ok && s.cfg.Engine.Kind == config.EngineEmbedded {
 		dir := s.cfg.Engine.WALDir
 		if !filepath.IsAbs(dir) {
@@ -235,6 +253,60 @@ func (s *Server) openSink(ctx context.Context) error {
 	s.batch = ingest.NewBatcher(s.store, s.log, ingest.BatcherOptions{Observe: s.m.observeInsert})
 	s.sink = s.batch
 	return nil
+}
+
+// openStreaming starts the Kafka producer (ingest answers 200 once the
+// brokers acknowledged) and the consumer group that inserts into the tables.
+func (s *Server) openStreaming(ctx context.Context) error {
+	p, err := kafka.NewProducer(s.cfg.Kafka, s.log.WithGroup("kafka"))
+	if err != nil {
+		return fmt.Errorf("kafka: %w", err)
+	}
+	s.producer = p
+	ns := s.cfg.Kafka.Namespace
+	s.sink = ingest.NewStreamSink(p, func(t string) string { return kafka.TopicFor(ns, t) })
+	return nil
+}
+
+// startConsumer (re)starts the consumer group over the project's tables,
+// creating their topics first. Every replica runs one; Kafka spreads the
+// partitions over them.
+func (s *Server) startConsumer(ctx context.Context, p *project.Project) error {
+	if s.producer == nil {
+		return nil
+	}
+	var tables []string
+	for _, t := range p.Tables() {
+		tables = append(tables, t.Name)
+	}
+	if err := s.producer.EnsureTopics(ctx, kafka.TopicsFor(s.cfg.Kafka.Namespace, tables)); err != nil {
+		return fmt.Errorf("kafka: creating topics: %w", err)
+	}
+	s.stopConsumer()
+	c, err := kafka.NewSink(s.cfg.Kafka, "moose", s.store, s.store, tables, s.log.WithGroup("kafka"))
+	if err != nil {
+		return fmt.Errorf("kafka: %w", err)
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.consumer, s.stopSink = c, cancel
+	s.consumeWG.Add(1)
+	go func() {
+		defer s.consumeWG.Done()
+		if err := c.Run(runCtx); err != nil {
+			s.log.Error("kafka consumer stopped", "err", err)
+		}
+	}()
+	return nil
+}
+
+func (s *Server) stopConsumer() {
+	if s.stopSink == nil {
+		return
+	}
+	s.stopSink()
+	s.consumeWG.Wait()
+	s.consumer.Close()
+	s.stopSink, s.consumer = nil, nil
 }
 
 // barrierReader makes every query see every acknowledged row: it waits for
@@ -401,6 +473,10 @@ func (s *Server) Serve(ctx context.Context) error {
 
 // closeBackend drains the batches, then closes the engine.
 func (s *Server) closeBackend() {
+	if s.producer != nil {
+		s.producer.Close() // flushes what is still buffered
+	}
+	s.stopConsumer() // before the store closes
 	if s.batch != nil {
 		s.batch.Close()
 	}
