@@ -27,6 +27,9 @@ type adminClient struct {
 	hc    *http.Client
 }
 
+// adminTimeout bounds one admin request (a variable so tests can shorten it).
+var adminTimeout = 60 * time.Second
+
 var hashShape = regexp.MustCompile(`^[0-9a-fA-F]{40}(,[0-9a-fA-F]{40})*$`)
 
 // adminToken applies the seed's precedence: --token, else MOOSE_ADMIN_TOKEN,
@@ -77,7 +80,7 @@ func newAdminClient(e *env, rawURL, flagToken string) (*adminClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &adminClient{base: strings.TrimRight(rawURL, "/"), token: tok, hc: &http.Client{Timeout: 60 * time.Second}}, nil
+	return &adminClient{base: strings.TrimRight(rawURL, "/"), token: tok, hc: &http.Client{Timeout: adminTimeout}}, nil
 }
 
 // call sends body (if not nil) as JSON and decodes a JSON answer into out.

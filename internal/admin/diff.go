@@ -37,6 +37,12 @@ func Diff(current, desired []olap.Table, dropMissing bool) []olap.Change {
 }
 
 func diffColumns(cur, want olap.Table) []olap.Change {
+	// ORDER BY cannot be changed in place; say so as a destructive rebuild,
+	// which also brings any column changes (checked first: otherwise a plan
+	// that also changes columns would drop the new sorting key silently).
+	if !slices.Equal(cur.OrderBy, want.OrderBy) && len(cur.Columns) > 0 {
+		return []olap.Change{{Kind: olap.DropTable, Table: cur}, {Kind: olap.CreateTable, Table: want}}
+	}
 	var out []olap.Change
 	have := map[string]olap.Column{}
 	for _, c := range cur.Columns {
@@ -59,11 +65,6 @@ func diffColumns(cur, want olap.Table) []olap.Change {
 			col := h
 			out = append(out, olap.Change{Kind: olap.DropColumn, Table: want, Column: &col})
 		}
-	}
-	// ORDER BY cannot be changed in place; say so as a destructive rebuild.
-	if len(out) == 0 && !slices.Equal(cur.OrderBy, want.OrderBy) && len(cur.Columns) > 0 {
-		out = append(out, olap.Change{Kind: olap.DropTable, Table: cur},
-			olap.Change{Kind: olap.CreateTable, Table: want})
 	}
 	return out
 }

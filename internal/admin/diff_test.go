@@ -15,6 +15,7 @@ func TestDiff(t *testing.T) {
 		{Name: "id", Type: "String"}, {Name: "n", Type: "String"}}}
 	dropped := olap.Table{Name: "T", OrderBy: []string{"id"}, Columns: []olap.Column{{Name: "id", Type: "String"}}}
 	reordered := olap.Table{Name: "T", OrderBy: []string{"n"}, Columns: base.Columns}
+	reorderedWithCol := olap.Table{Name: "T", OrderBy: []string{"n"}, Columns: withCol.Columns}
 	other := olap.Table{Name: "U", Columns: []olap.Column{{Name: "a", Type: "UInt8"}}}
 
 	type want struct {
@@ -34,6 +35,8 @@ func TestDiff(t *testing.T) {
 		{"change type", []olap.Table{base}, []olap.Table{retyped}, true, []want{{olap.ModifyColumn, "n", "", true}}},
 		{"drop column", []olap.Table{base}, []olap.Table{dropped}, true, []want{{olap.DropColumn, "n", "", true}}},
 		{"order by change rebuilds", []olap.Table{base}, []olap.Table{reordered}, true,
+			[]want{{olap.DropTable, "", "", true}, {olap.CreateTable, "", "", false}}},
+		{"order by change with a new column rebuilds", []olap.Table{base}, []olap.Table{reorderedWithCol}, true,
 			[]want{{olap.DropTable, "", "", true}, {olap.CreateTable, "", "", false}}},
 		{"drop missing table", []olap.Table{base, other}, []olap.Table{base}, true, []want{{olap.DropTable, "", "", true}}},
 		{"keep unknown table", []olap.Table{base, other}, []olap.Table{base}, false, nil},

@@ -130,8 +130,13 @@ type queryRequest struct {
 // readOnlyStarts are the statements /admin/query runs.
 var readOnlyStarts = []string{"SELECT", "WITH", "SHOW", "DESCRIBE", "DESC", "EXPLAIN", "EXISTS"}
 
-// ReadOnly reports whether sql starts with a read-only statement keyword.
+// ReadOnly reports whether sql is one statement that starts with a
+// read-only keyword. A second statement after a semicolon ("SELECT 1; DROP
+// TABLE t") is refused: the engine would run it.
 func ReadOnly(sql string) bool {
+	if !singleStatement(sql) {
+		return false
+	}
 	s := strings.TrimLeftFunc(sql, func(r rune) bool { return unicode.IsSpace(r) || r == '(' })
 	end := strings.IndexFunc(s, func(r rune) bool { return !unicode.IsLetter(r) })
 	if end < 0 {
@@ -146,13 +151,56 @@ func ReadOnly(sql string) bool {
 	return false
 }
 
+// singleStatement reports whether sql holds at most one statement: no
+// semicolon outside string literals, quoted names and comments, except
+// trailing ones.
+func singleStatement(sql string) bool {
+	semi := false
+	for i := 0; i < len(sql); i++ {
+		c := sql[i]
+		switch {
+		case c == '\'' || c == '"' || c == '`':
+			for i++; i < len(sql) && sql[i] != c; i++ {
+				if sql[i] == '\\' {
+					i++
+				}
+			}
+			if semi {
+				return false
+			}
+			continue
+		case c == '-' && i+1 < len(sql) && sql[i+1] == '-':
+			for i < len(sql) && sql[i] != '\n' {
+				i++
+			}
+			continue
+		case c == '/' && i+1 < len(sql) && sql[i+1] == '*':
+			end := strings.Index(sql[i+2:], "*/")
+			if end < 0 {
+				return true // an unterminated comment ends the text
+			}
+			i += end + 3
+			continue
+		case c == ';':
+			semi = true
+			continue
+		case unicode.IsSpace(rune(c)):
+			continue
+		}
+		if semi {
+			return false
+		}
+	}
+	return true
+}
+
 func (h *Handlers) query(w http.ResponseWriter, r *http.Request) error {
 	var req queryRequest
 	if err := decodeRequest(r, &req); err != nil {
 		return err
 	}
 	if !ReadOnly(req.SQL) {
-		return httpx.Errorf(http.StatusBadRequest, "only read-only statements (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN, EXISTS) are run here")
+		return httpx.Errorf(http.StatusBadRequest, "only one read-only statement (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN, EXISTS) is run here")
 	}
 	res, err := h.r.Query(r.Context(), req.SQL, nil)
 	if err != nil {

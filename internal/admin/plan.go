@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 
 	"github.com/moose-go/moose/internal/olap"
@@ -13,7 +14,7 @@ import (
 
 // Change is one step of a plan, as shown to people and scripts.
 type Change struct {
-	Kind        string `json:"kind"`   // create_table, add_column, ..., add_api, remove_api, change_api, add_ingest_route, remove_ingest_route
+	Kind        string `json:"kind"`   // create_table, add_column, ..., add_api, remove_api, change_api, add_ingest_route, remove_ingest_route, change_model
 	Object      string `json:"object"` // "table PageView", "column PageView.x", "api top_pages", "route /ingest/PageView"
 	Destructive bool   `json:"destructive"`
 	DDL         string `json:"ddl,omitempty"`
@@ -123,6 +124,9 @@ func (s *Service) plan(from, to *InfraMap) (*Plan, error) {
 			p.Changes = append(p.Changes, Change{Kind: "remove_ingest_route", Object: "route POST " + r.Path})
 		}
 	}
+	if from != nil {
+		p.Changes = append(p.Changes, modelChanges(from, to, p.Changes)...)
+	}
 	old := map[string]APIRoute{}
 	for _, a := range fromAPIs {
 		old[a.Path] = a
@@ -144,6 +148,35 @@ func (s *Service) plan(from, to *InfraMap) (*Plan, error) {
 		}
 	}
 	return p, nil
+}
+
+// modelChanges lists the models whose declaration changed in a way that no
+// table or route change shows (allow_extra_fields, jwt_claim, ...): apply
+// switches to them, so the plan says so.
+func modelChanges(from, to *InfraMap, shown []Change) []Change {
+	touched := map[string]bool{}
+	for _, c := range shown {
+		if c.table != nil {
+			touched[c.table.Table.Name] = true
+		}
+	}
+	for _, r := range from.IngestRoutes {
+		touched[r.Model] = touched[r.Model] || !slices.ContainsFunc(to.IngestRoutes, func(x IngestRoute) bool { return x.Path == r.Path })
+	}
+	for _, r := range to.IngestRoutes {
+		touched[r.Model] = touched[r.Model] || !slices.ContainsFunc(from.IngestRoutes, func(x IngestRoute) bool { return x.Path == r.Path })
+	}
+	old := map[string]project.ModelSpec{}
+	for _, m := range from.DataModels {
+		old[m.Name] = m
+	}
+	var out []Change
+	for _, m := range to.DataModels {
+		if o, ok := old[m.Name]; ok && !touched[m.Name] && !reflect.DeepEqual(o, m) {
+			out = append(out, Change{Kind: "change_model", Object: "model " + m.Name})
+		}
+	}
+	return out
 }
 
 // Apply plans from the running map to next and, unless the plan has
