@@ -67,8 +67,8 @@ func init() {
 		{"remote", "plan ...", "alias: moose remote plan = moose plan", runRemote},
 		{"apply", "[--url URL] [--token T] [--allow-destructive]", "apply the project files to a running server", runApply},
 		{"ls", "[--json]", "list routes, tables, APIs and auth modes", runLs},
-		{"peek", "MODEL [-n N] [--json]", "show the latest rows of a model's table", runPeek},
-		{"query", "SQL [--json]", "run a read-only SQL query", runQuery},
+		{"peek", "MODEL [-n N] [--json] [--url URL] [--token T]", "show the latest rows of a model's table", runPeek},
+		{"query", "SQL [--json] [--url URL] [--token T]", "run a read-only SQL query", runQuery},
 		{"version", "", "print the version", runVersion},
 		{"help", "[COMMAND]", "show help", runHelp},
 	}

@@ -61,15 +61,11 @@ func NewHandler(p *project.Project, r olap.Reader, opt Options) (*Handler, error
 				return nil, fmt.Errorf("api %s param %s: %w", a.Name, pp.Name, err)
 			}
 			prm := &param{p: pp, typ: t}
-			bound := t // min and max of an array bound each element
-			if t.Kind == project.KindArray && t.Elem != nil {
-				bound = *t.Elem
-			}
 			for _, b := range []struct {
 				src *string
 				typ project.Type
 				dst *any
-			}{{pp.Default, t, &prm.def}, {pp.Min, bound, &prm.min}, {pp.Max, bound, &prm.max}} {
+			}{{pp.Default, t, &prm.def}, {pp.Min, t, &prm.min}, {pp.Max, t, &prm.max}} {
 				if b.src != nil {
 					v, err := b.typ.ParseValue(*b.src)
 					if err != nil {
@@ -125,7 +121,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	if ep.claims && claims == nil {
 		return &httpx.APIError{Status: http.StatusUnauthorized,
 			Message: "unauthorized: API " + ep.api.Name + " binds parameters from a verified JWT; send one",
-			Header:  http.Header{"Www-Authenticate": {`Bearer realm="moose"`}}}
+			Header:  http.Header{"Www-Authenticate": {httpx.BearerChallenge(httpx.TokenSent(r))}}}
 	}
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
@@ -222,18 +218,12 @@ func (p *param) value(vals []string, claims map[string]any) (any, error) {
 			return nil, httpx.Errorf(http.StatusBadRequest, "parameter %q: %v", name, err)
 		}
 	}
-	// Bounds apply to the value, or to each element of an array.
-	elems := []any{v}
-	if xs, ok := v.([]any); ok {
-		elems = xs
+	// The project loader allows min/max only on scalar numeric and date types.
+	if p.min != nil && compare(v, p.min) < 0 {
+		return nil, httpx.Errorf(http.StatusBadRequest, "parameter %q: %s is below the minimum %s", name, show(v), show(p.min))
 	}
-	for _, e := range elems {
-		if p.min != nil && compare(e, p.min) < 0 {
-			return nil, httpx.Errorf(http.StatusBadRequest, "parameter %q: %s is below the minimum %s", name, show(e), show(p.min))
-		}
-		if p.max != nil && compare(e, p.max) > 0 {
-			return nil, httpx.Errorf(http.StatusBadRequest, "parameter %q: %s is above the maximum %s", name, show(e), show(p.max))
-		}
+	if p.max != nil && compare(v, p.max) > 0 {
+		return nil, httpx.Errorf(http.StatusBadRequest, "parameter %q: %s is above the maximum %s", name, show(v), show(p.max))
 	}
 	return v, nil
 }

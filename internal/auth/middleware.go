@@ -55,10 +55,7 @@ func (a *Authenticator) Middleware(scope Scope, log *slog.Logger, onDeny func(sc
 }
 
 func refuse(w http.ResponseWriter, r *http.Request, log *slog.Logger, scope Scope, d Decision) {
-	challenge := `Bearer realm="moose"`
-	if d.TokenSent {
-		challenge += `, error="invalid_token"`
-	}
+	challenge := httpx.BearerChallenge(d.TokenSent)
 	level := slog.LevelWarn
 	if d.Reason == ReasonMissingToken {
 		level = slog.LevelInfo

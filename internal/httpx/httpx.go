@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -133,6 +134,20 @@ type Principal struct {
 	Method Method
 	// Claims are the verified JWT's claims (nil unless Method is MethodJWT).
 	Claims map[string]any
+}
+
+// BearerChallenge is the WWW-Authenticate value of a 401 (RFC 6750):
+// error="invalid_token" is added when the request carried credentials.
+func BearerChallenge(tokenSent bool) string {
+	if tokenSent {
+		return `Bearer realm="moose", error="invalid_token"`
+	}
+	return `Bearer realm="moose"`
+}
+
+// TokenSent reports whether r carries a non-blank Authorization header.
+func TokenSent(r *http.Request) bool {
+	return strings.Trim(r.Header.Get("Authorization"), " \t") != ""
 }
 
 // WithPrincipal stores p in ctx.

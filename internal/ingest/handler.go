@@ -100,7 +100,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	if rt.claims && claims == nil {
 		return &httpx.APIError{Status: http.StatusUnauthorized,
 			Message: "unauthorized: model " + rt.model.Name + " takes columns from a verified JWT; send one",
-			Header:  http.Header{"Www-Authenticate": {`Bearer realm="moose"`}}}
+			Header:  http.Header{"Www-Authenticate": {httpx.BearerChallenge(httpx.TokenSent(r))}}}
 	}
 
 	bp := bodyPool.Get().(*[]byte)

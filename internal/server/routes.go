@@ -159,7 +159,11 @@ func (s *Server) printRoutes(mainAddr, mgmtAddr string) {
 		fmt.Fprintf(w, "  -> table %s\n", m.Name)
 	}
 	for _, a := range l.project.APIs {
-		fmt.Fprintf(w, "  GET  %s/api/%s  (and /consumption/%s)\n", pre, a.Name, a.Name)
+		path := a.Name
+		if a.Version != "" {
+			path += "/" + a.Version
+		}
+		fmt.Fprintf(w, "  GET  %s/api/%s  (and /consumption/%s)\n", pre, path, path)
 	}
 	fmt.Fprintf(w, "  GET  %s/admin/inframap, POST %s/admin/plan, POST %s/admin/integrate-changes, GET %s/admin/reality-check\n", pre, pre, pre, pre)
 	fmt.Fprintf(w, "  GET  %s/health, /ready, /liveness; GET http://%s/metrics\n", pre, mgmtAddr)
