@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"net/http"
 	"net/url"
 	"sort"
@@ -219,10 +218,10 @@ func (p *param) value(vals []string, claims map[string]any) (any, error) {
 		}
 	}
 	// The project loader allows min/max only on scalar numeric and date types.
-	if p.min != nil && compare(v, p.min) < 0 {
+	if p.min != nil && p.typ.Compare(v, p.min) < 0 {
 		return nil, httpx.Errorf(http.StatusBadRequest, "parameter %q: %s is below the minimum %s", name, show(v), show(p.min))
 	}
-	if p.max != nil && compare(v, p.max) > 0 {
+	if p.max != nil && p.typ.Compare(v, p.max) > 0 {
 		return nil, httpx.Errorf(http.StatusBadRequest, "parameter %q: %s is above the maximum %s", name, show(v), show(p.max))
 	}
 	return v, nil
@@ -257,49 +256,6 @@ func show(v any) string {
 		return t.UTC().Format(time.RFC3339Nano)
 	}
 	return fmt.Sprint(v)
-}
-
-// compare orders two values of one parameter type; unlike kinds compare 0.
-func compare(a, b any) int {
-	switch x := a.(type) {
-	case int64:
-		if y, ok := b.(int64); ok {
-			return cmpOrd(x, y)
-		}
-	case uint64:
-		if y, ok := b.(uint64); ok {
-			return cmpOrd(x, y)
-		}
-	case float64:
-		if y, ok := b.(float64); ok {
-			return cmpOrd(x, y)
-		}
-	case time.Time:
-		if y, ok := b.(time.Time); ok {
-			return x.Compare(y)
-		}
-	case string:
-		if y, ok := b.(string); ok {
-			// Decimals arrive as digit strings: compare them as numbers.
-			rx, okx := new(big.Rat).SetString(x)
-			ry, oky := new(big.Rat).SetString(y)
-			if okx && oky {
-				return rx.Cmp(ry)
-			}
-			return strings.Compare(x, y)
-		}
-	}
-	return 0
-}
-
-func cmpOrd[T int64 | uint64 | float64](a, b T) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // EncodeRows writes the result as a JSON array of objects. DateTime values

@@ -754,7 +754,7 @@ func (s *state) value(dst []byte, t *vtype) ([]byte, bool) {
 		if !ok {
 			return dst, false
 		}
-		if !isUUID(txt) {
+		if !project.IsUUID(txt) {
 			return dst, s.bad(start, t.expect)
 		}
 		dst = append(dst, '"')
@@ -1323,24 +1323,6 @@ func (s *state) decimal(dst []byte, t *vtype, n number, start int) ([]byte, bool
 		dst = append(dst, d[point:]...)
 	}
 	return dst, true
-}
-
-func isUUID(s []byte) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i, c := range s {
-		if i == 8 || i == 13 || i == 18 || i == 23 {
-			if c != '-' {
-				return false
-			}
-			continue
-		}
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-			return false
-		}
-	}
-	return true
 }
 
 // DateTime64 range (ClickHouse): 1900-01-01 00:00:00 .. 2299-12-31 23:59:59.

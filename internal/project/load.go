@@ -71,6 +71,12 @@ func load(fsys fs.FS, root string) (*Project, []Warning, error) {
 		}
 		l.file(name, data)
 	}
+	return l.result()
+}
+
+// result runs the cross-file checks and returns the project, or every
+// problem found (at most maxErrors of them).
+func (l *loader) result() (*Project, []Warning, error) {
 	l.crossChecks()
 	if len(l.errs) > 0 {
 		if len(l.errs) > maxErrors {

@@ -1,10 +1,5 @@
 package project
 
-import (
-	"errors"
-	"fmt"
-)
-
 // Spec is a project as data: the data models and APIs exactly as the
 // project files declare them (same keys), for the infrastructure map.
 type Spec struct {
@@ -26,14 +21,7 @@ func FromSpec(source string, s Spec) (*Project, []Warning, error) {
 			l.p.APIs = append(l.p.APIs, a)
 		}
 	}
-	l.crossChecks()
-	if len(l.errs) > 0 {
-		if len(l.errs) > maxErrors {
-			l.errs = append(l.errs[:maxErrors], fmt.Errorf("and %d more problems", len(l.errs)-maxErrors))
-		}
-		return nil, nil, errors.Join(l.errs...)
-	}
-	return l.p, l.warns, nil
+	return l.result()
 }
 
 // Spec returns the project as data; FromSpec(p.Spec()) gives back an

@@ -1,6 +1,7 @@
 package project
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -361,7 +362,7 @@ func (t Type) ParseValue(s string) (any, error) {
 		}
 		return tm, nil
 	case KindUUID:
-		if !isUUID(s) {
+		if !IsUUID(s) {
 			return nil, fmt.Errorf("expected UUID (8-4-4-4-12 hex digits), got %q", s)
 		}
 		return strings.ToLower(s), nil
@@ -426,7 +427,8 @@ func uintMax(k Kind) uint64 {
 	return 1<<k.Bits() - 1
 }
 
-func isUUID(s string) bool {
+// IsUUID reports whether s is a UUID in the canonical 8-4-4-4-12 hex form.
+func IsUUID[T string | []byte](s T) bool {
 	if len(s) != 36 {
 		return false
 	}
@@ -557,17 +559,18 @@ func decimalText(s string) bool {
 	return len(s) > 0 && jsonNumber(t)
 }
 
-// compareValues orders two values that ParseValue returned for one scalar
-// type. Decimals compare numerically.
+// Compare orders two values that ParseValue returned for t (a scalar
+// type): -1, 0 or +1. Decimals compare numerically.
+func (t Type) Compare(a, b any) int { return compareValues(t.Kind, a, b) }
+
 func compareValues(k Kind, a, b any) int {
 	switch x := a.(type) {
 	case int64:
-		y := b.(int64)
-		return cmpOrdered(x, y)
+		return cmp.Compare(x, b.(int64))
 	case uint64:
-		return cmpOrdered(x, b.(uint64))
+		return cmp.Compare(x, b.(uint64))
 	case float64:
-		return cmpOrdered(x, b.(float64))
+		return cmp.Compare(x, b.(float64))
 	case time.Time:
 		return x.Compare(b.(time.Time))
 	case string:
@@ -577,16 +580,6 @@ func compareValues(k Kind, a, b any) int {
 			return ra.Cmp(rb)
 		}
 		return strings.Compare(x, b.(string))
-	}
-	return 0
-}
-
-func cmpOrdered[T int64 | uint64 | float64](a, b T) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
 	}
 	return 0
 }
