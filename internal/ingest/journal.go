@@ -85,7 +85,7 @@ type JournalOptions struct {
 	// (survives power loss); without it a 200 survives a process crash only.
 	Sync bool
 	// MaxPendingBytes bounds rows appended but not yet in the engine;
-	// writers wait beyond it (backpressure). Default 64 MiB.
+	// writers wait beyond it (backpressure). Default 32 MiB.
 	MaxPendingBytes int
 	// MaxBatchBytes bounds one engine insert. Default 8 MiB: the engine's
 	// memory for an insert grows with it (peak RSS), while inserts of a few
@@ -138,7 +138,7 @@ var ErrJournalClosed = errors.New("ingest: journal closed")
 // the writer and the flusher.
 func OpenJournal(ctx context.Context, dir string, w Engine, log *slog.Logger, opt JournalOptions) (*Journal, error) {
 	if opt.MaxPendingBytes <= 0 {
-		opt.MaxPendingBytes = 64 << 20
+		opt.MaxPendingBytes = 32 << 20
 	}
 	if opt.MaxBatchBytes <= 0 {
 		opt.MaxBatchBytes = 8 << 20
@@ -436,7 +436,6 @@ func (j *Journal) Write(ctx context.Context, table string, rows []byte, n int) e
 // group, then acknowledges them all.
 func (j *Journal) writer() {
 	defer close(j.written)
-	var buf []byte
 	batch := make([]*walReq, 0, 256)
 	for req := range j.reqs {
 		batch = append(batch[:0], req)
@@ -452,24 +451,23 @@ func (j *Journal) writer() {
 				break drain
 			}
 		}
-		buf = buf[:0]
+		// A fresh buffer per group: the pending records point into it (the
+		// callers reuse their own buffers once acknowledged), so the rows
+		// are held once, until the flusher has inserted them.
+		size := 0
+		for _, r := range batch {
+			size += recordHeader + 14 + len(r.table) + len(r.rows)
+		}
+		buf := make([]byte, 0, size)
 		recs := make([]walRecord, len(batch))
 		for i, r := range batch {
 			lsn := j.nextLSN
 			j.nextLSN++
 			buf = appendRecord(buf, lsn, r.table, r.rows, r.n)
-			recs[i] = walRecord{lsn: lsn, table: r.table, n: r.n}
+			recs[i] = walRecord{lsn: lsn, table: r.table, rows: buf[len(buf)-len(r.rows) : len(buf) : len(buf)], n: r.n}
 		}
 		err := j.append(buf)
 		if err == nil {
-			// The pending records get their own copy: the callers reuse
-			// their buffers once acknowledged, and buf is reused here.
-			own := make([]byte, 0, len(buf))
-			for i, r := range batch {
-				off := len(own)
-				own = append(own, r.rows...)
-				recs[i].rows = own[off:len(own):len(own)]
-			}
 			j.mu.Lock()
 			if len(j.pending) == 0 {
 				j.oldest = time.Now()
