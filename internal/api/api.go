@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -134,6 +135,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	res, err := h.r.Query(r.Context(), ep.api.SQL, params)
 	if h.opt.OnQuery != nil {
 		h.opt.OnQuery(ep.api.Name, time.Since(start), err)
+	}
+	if errors.Is(err, olap.ErrUnavailable) {
+		return &httpx.APIError{Status: http.StatusServiceUnavailable,
+			Message: "the engine is unavailable; retry", Err: err}
 	}
 	if err != nil {
 		return &httpx.APIError{Status: http.StatusInternalServerError,

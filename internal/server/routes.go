@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/pprof"
@@ -60,7 +61,21 @@ func reasonLabel(reason string) string {
 	return reason
 }
 
+// ready reports whether ingest can be acknowledged: with the Kafka buffer
+// that depends on the brokers (the engine may be down meanwhile: rows wait in
+// Kafka); otherwise on the engine.
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	if s.producer != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := s.producer.Ping(ctx); err != nil {
+			s.log.Warn("readiness: kafka not answering", "err", err)
+			httpx.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "kafka unavailable"})
+			return
+		}
+		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		return
+	}
 	if p, ok := s.store.(olap.Pinger); ok {
 		if err := p.Ping(r.Context()); err != nil {
 			s.log.Warn("readiness: engine not answering", "err", err)

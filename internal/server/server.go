@@ -115,9 +115,10 @@ func New(ctx context.Context, opt Options) (s *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	srv := s // s is nil after "return nil, err"
 	defer func() {
 		if err != nil {
-			s.store.Close()
+			srv.closeBackend()
 		}
 	}()
 	m, p, err := s.startupMap(ctx, p, opt.Mode)
@@ -283,7 +284,10 @@ func (s *Server) startConsumer(ctx context.Context, p *project.Project) error {
 		return fmt.Errorf("kafka: creating topics: %w", err)
 	}
 	s.stopConsumer()
-	c, err := kafka.NewSink(s.cfg.Kafka, "moose", s.store, s.store, tables, s.log.WithGroup("kafka"))
+	// One group per namespace: deployments sharing a Kafka cluster do not
+	// share (and wait on) each other's group members.
+	group := kafka.TopicFor(s.cfg.Kafka.Namespace, "moose")
+	c, err := kafka.NewSink(s.cfg.Kafka, group, s.store, s.store, tables, s.log.WithGroup("kafka"))
 	if err != nil {
 		return fmt.Errorf("kafka: %w", err)
 	}
@@ -473,6 +477,9 @@ func (s *Server) Serve(ctx context.Context) error {
 
 // closeBackend drains the batches, then closes the engine.
 func (s *Server) closeBackend() {
+	if s.store == nil {
+		return
+	}
 	if s.producer != nil {
 		s.producer.Close() // flushes what is still buffered
 	}

@@ -98,6 +98,10 @@ func (p *Producer) Flush(ctx context.Context) error { return p.cl.Flush(ctx) }
 
 // Close flushes buffered records (for at most 10 s) and closes the client.
 // Call it after the HTTP server has stopped taking requests.
+// Ping checks that a broker answers (readiness).
+func (p *Producer) Ping(ctx context.Context) error { return p.cl.Ping(ctx) }
+
+// Close flushes and closes the producer.
 func (p *Producer) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), closeFlushTimeout)
 	defer cancel()

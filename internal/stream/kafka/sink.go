@@ -108,6 +108,10 @@ func NewSink(cfg config.KafkaConfig, group string, w olap.Writer, r olap.Reader,
 		kgo.ConsumeTopics(topics...),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.DisableAutoCommit(),
+		// A replica killed mid-load hands its partitions over in ~10 s
+		// rather than franz-go's default 45 s.
+		kgo.SessionTimeout(10*time.Second),
+		kgo.HeartbeatInterval(time.Second),
 		// Partitions cannot move while Run holds records: every commit is
 		// made by the partition's owner, before AllowRebalance.
 		kgo.BlockRebalanceOnPoll(),
