@@ -104,6 +104,9 @@ type JournalOptions struct {
 	// FlushBytes pending trigger an insert at once. Default 4 MiB.
 	FlushBytes int
 	Observe    BatchObserver
+	// ObserveAppend, if set, sees each group append: how many requests it
+	// acknowledged and how long the write (and fsync) took.
+	ObserveAppend func(requests int, d time.Duration)
 }
 
 type walRecord struct {
@@ -466,7 +469,11 @@ func (j *Journal) writer() {
 			buf = appendRecord(buf, lsn, r.table, r.rows, r.n)
 			recs[i] = walRecord{lsn: lsn, table: r.table, rows: buf[len(buf)-len(r.rows) : len(buf) : len(buf)], n: r.n}
 		}
+		start := time.Now()
 		err := j.append(buf)
+		if j.opt.ObserveAppend != nil {
+			j.opt.ObserveAppend(len(batch), time.Since(start))
+		}
 		if err == nil {
 			j.mu.Lock()
 			if len(j.pending) == 0 {

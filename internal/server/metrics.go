@@ -26,6 +26,8 @@ type metrics struct {
 	insertTime  *histogramVec // table
 	insertFails *counterVec   // table
 	queryTime   *histogramVec // api
+	walAppend   *histogramVec // (none): write+fsync of one group
+	walGroup    *histogramVec // (none): requests acknowledged per group
 }
 
 var (
@@ -44,6 +46,8 @@ func newMetrics() *metrics {
 		insertTime:  newHistogramVec("moose_insert_duration_seconds", "Engine insert time, by table.", latencyBuckets, "table"),
 		insertFails: newCounterVec("moose_insert_failures_total", "Failed engine inserts, by table.", "table"),
 		queryTime:   newHistogramVec("moose_engine_query_duration_seconds", "Engine query time for analytics APIs, by API.", latencyBuckets, "api"),
+		walAppend:   newHistogramVec("moose_wal_append_seconds", "Write-ahead log: time to write (and fsync) one group of requests.", latencyBuckets),
+		walGroup:    newHistogramVec("moose_wal_group_requests", "Write-ahead log: requests acknowledged by one write (group commit).", rowBuckets),
 	}
 }
 
@@ -56,11 +60,16 @@ func (m *metrics) observeInsert(table string, rows int, d time.Duration, err err
 	m.insertTime.observe(d.Seconds(), table)
 }
 
+func (m *metrics) observeAppend(requests int, d time.Duration) {
+	m.walAppend.observe(d.Seconds())
+	m.walGroup.observe(float64(requests))
+}
+
 func (m *metrics) write(w io.Writer) {
 	for _, c := range []*counterVec{m.requests, m.authFail, m.rows, m.deadLetter, m.insertFails} {
 		c.write(w)
 	}
-	for _, h := range []*histogramVec{m.latency, m.batchRows, m.insertTime, m.queryTime} {
+	for _, h := range []*histogramVec{m.latency, m.batchRows, m.insertTime, m.queryTime, m.walAppend, m.walGroup} {
 		h.write(w)
 	}
 }

@@ -243,7 +243,7 @@ func (s *Server) openSink(ctx context.Context) error {
 			dir = filepath.Join(s.opt.Dir, dir)
 		}
 		j, err := ingest.OpenJournal(ctx, dir, dw, s.log.WithGroup("journal"),
-			ingest.JournalOptions{Sync: s.cfg.Engine.WALFsync, Observe: s.m.observeInsert})
+			ingest.JournalOptions{Sync: s.cfg.Engine.WALFsync, Observe: s.m.observeInsert, ObserveAppend: s.m.observeAppend})
 		if err != nil {
 			return err
 		}
