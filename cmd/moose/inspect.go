@@ -234,7 +234,7 @@ func runPeek(ctx context.Context, e *env, args []string) error {
 		}
 		return fmt.Errorf("no data model %q in the project (models: %s)", pos[0], list)
 	}
-	sql := "SELECT * FROM " + chsql.QuoteIdent(m.Name) + " LIMIT " + strconv.Itoa(*n)
+	sql := peekSQL(m, *n)
 	rs, err := runSQL(ctx, e, qf, sql)
 	if err != nil {
 		if errors.Is(err, olap.ErrTableNotFound) {
@@ -385,4 +385,19 @@ func runGenerateOpenAPI(_ context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stderr, "wrote %s\n", *out)
 	return nil
+}
+
+// peekSQL selects the latest n rows: by the model's sorting key, descending
+// (a key that starts with the event time gives the newest first), or any n
+// rows when the table has no key.
+func peekSQL(m *project.Model, n int) string {
+	sql := "SELECT * FROM " + chsql.QuoteIdent(m.Name)
+	if len(m.OrderBy) > 0 {
+		keys := make([]string, len(m.OrderBy))
+		for i, c := range m.OrderBy {
+			keys[i] = chsql.QuoteIdent(c) + " DESC"
+		}
+		sql += " ORDER BY " + strings.Join(keys, ", ")
+	}
+	return sql + " LIMIT " + strconv.Itoa(n)
 }

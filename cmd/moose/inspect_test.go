@@ -315,7 +315,7 @@ func TestPeekAndQueryThroughServer(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, errOut)
 		}
-		if got := f.lastSQL(); got != "SELECT * FROM `PageView` LIMIT 3" {
+		if got := f.lastSQL(); got != "SELECT * FROM `PageView` ORDER BY `ts` DESC, `id` DESC LIMIT 3" {
 			t.Errorf("sql = %q", got)
 		}
 		checkGolden(t, "peek.golden", out)
@@ -325,7 +325,7 @@ func TestPeekAndQueryThroughServer(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, errOut)
 		}
-		if got := f.lastSQL(); got != "SELECT * FROM `PageView` LIMIT 10" {
+		if got := f.lastSQL(); got != "SELECT * FROM `PageView` ORDER BY `ts` DESC, `id` DESC LIMIT 10" {
 			t.Errorf("sql = %q", got)
 		}
 		checkGolden(t, "peek.json.golden", out)
