@@ -23,9 +23,11 @@ test:
 test-short: chdb
 	$(GO) test -short ./...
 
+# vet, gofmt, and the import layering (internal/archtest enforces STYLE's layers).
 lint:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l .)" || (gofmt -l . && echo "gofmt: files above need formatting" && exit 1)
+	$(GO) test -count=1 ./internal/archtest/
 
 fuzz:
 	FUZZTIME=60s scripts/fuzz.sh
