@@ -189,47 +189,13 @@ func rtOneLine(t *testing.T, s string, want ...string) {
 	}
 }
 
-const rtBase = `
-[[data_model]]
-name = "PageView"
-order_by = ["id"]
-  [[data_model.columns]]
-  name = "id"
-  type = "String"
-  key = true
-  [[data_model.columns]]
-  name = "n"
-  type = "Int64"
-`
+var rtBase = planFixture("base.toml")
 
-const rtWithX = rtBase + `
-  [[data_model.columns]]
-  name = "x"
-  type = "Float64"
-  required = false
-`
+var rtWithX = planFixture("with-x.toml")
 
-const rtRetyped = `
-[[data_model]]
-name = "PageView"
-order_by = ["id"]
-  [[data_model.columns]]
-  name = "id"
-  type = "String"
-  key = true
-  [[data_model.columns]]
-  name = "n"
-  type = "String"
-`
+var rtRetyped = planFixture("retyped.toml")
 
-const rtWithAPI = rtBase + `
-[[api]]
-name = "views"
-sql = "SELECT count() AS n FROM PageView WHERE n >= {min_n:Int64}"
-  [[api.params]]
-  name = "min_n"
-  default = "0"
-`
+var rtWithAPI = planFixture("with-api.toml")
 
 func TestPlanGolden(t *testing.T) {
 	cases := []struct {
@@ -572,4 +538,13 @@ func TestPlanJSONIsServerChanges(t *testing.T) {
 		got[0]["destructive"] != false || !strings.HasPrefix(got[0]["ddl"].(string), "ALTER TABLE") {
 		t.Errorf("changes = %v", got)
 	}
+}
+
+// planFixture reads a shared plan fixture (internal/admin/testdata/projects).
+func planFixture(name string) string {
+	b, err := os.ReadFile(filepath.Join("../../internal/admin/testdata/projects", name))
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
 }

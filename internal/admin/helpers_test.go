@@ -156,49 +156,15 @@ func mustJSON(t *testing.T, v any) []byte {
 	return b
 }
 
-const baseModels = `
-[[data_model]]
-name = "PageView"
-order_by = ["id"]
-  [[data_model.columns]]
-  name = "id"
-  type = "String"
-  key = true
-  [[data_model.columns]]
-  name = "n"
-  type = "Int64"
-`
+var baseModels = planFixture("base.toml")
 
-const withX = baseModels + `
-  [[data_model.columns]]
-  name = "x"
-  type = "Float64"
-  required = false
-`
+var withX = planFixture("with-x.toml")
 
-const retyped = `
-[[data_model]]
-name = "PageView"
-order_by = ["id"]
-  [[data_model.columns]]
-  name = "id"
-  type = "String"
-  key = true
-  [[data_model.columns]]
-  name = "n"
-  type = "String"
-`
+var retyped = planFixture("retyped.toml")
 
-const withAPI = baseModels + `
-[[api]]
-name = "views"
-sql = "SELECT count() AS n FROM PageView WHERE n >= {min_n:Int64}"
-  [[api.params]]
-  name = "min_n"
-  default = "0"
-`
+var withAPI = planFixture("with-api.toml")
 
-const withAPIChanged = baseModels + `
+var withAPIChanged = baseModels + `
 [[api]]
 name = "views"
 sql = "SELECT count() AS n FROM PageView WHERE n >= {min_n:Int64}"
@@ -262,3 +228,12 @@ allow_extra_fields = true
   name = "n"
   type = "Int64"
 `
+
+// planFixture reads a shared plan fixture (internal/admin/testdata/projects).
+func planFixture(name string) string {
+	b, err := os.ReadFile(filepath.Join("testdata/projects", name))
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}

@@ -30,47 +30,13 @@ import (
 	"github.com/moose-go/moose/internal/olap/embedded"
 )
 
-const admBase = `
-[[data_model]]
-name = "PageView"
-order_by = ["id"]
-  [[data_model.columns]]
-  name = "id"
-  type = "String"
-  key = true
-  [[data_model.columns]]
-  name = "n"
-  type = "Int64"
-`
+var admBase = planFixture("base.toml")
 
-const admWithX = admBase + `
-  [[data_model.columns]]
-  name = "x"
-  type = "Float64"
-  required = false
-`
+var admWithX = planFixture("with-x.toml")
 
-const admRetyped = `
-[[data_model]]
-name = "PageView"
-order_by = ["id"]
-  [[data_model.columns]]
-  name = "id"
-  type = "String"
-  key = true
-  [[data_model.columns]]
-  name = "n"
-  type = "String"
-`
+var admRetyped = planFixture("retyped.toml")
 
-const admWithAPI = admBase + `
-[[api]]
-name = "views"
-sql = "SELECT count() AS n FROM PageView WHERE n >= {min_n:Int64}"
-  [[api.params]]
-  name = "min_n"
-  default = "0"
-`
+var admWithAPI = planFixture("with-api.toml")
 
 const admClick = `
 [[data_model]]
@@ -683,4 +649,13 @@ func TestAdminRealityCheckOutOfSync(t *testing.T) {
 	if rc.InSync || len(rc.Differences) != 1 || rc.Differences[0]["kind"] != "drop_table" || rc.Differences[0]["object"] != "table Sneaky" {
 		t.Errorf("reality check with an extra table: %+v", rc)
 	}
+}
+
+// planFixture reads a shared plan fixture (internal/admin/testdata/projects).
+func planFixture(name string) string {
+	b, err := os.ReadFile(filepath.Join("../admin/testdata/projects", name))
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
 }
