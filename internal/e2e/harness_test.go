@@ -187,6 +187,13 @@ func environ(o serverOpts) []string {
 func launch(t *testing.T, o serverOpts) *server {
 	t.Helper()
 	requireEngine(t)
+	return spawn(t, mooseBin, o)
+}
+
+// spawn writes the project and starts bin in it (mode dev unless o.Mode),
+// stopped when the test ends.
+func spawn(t *testing.T, bin string, o serverOpts) *server {
+	t.Helper()
 	if o.Mode == "" {
 		o.Mode = "dev"
 	}
@@ -200,7 +207,7 @@ func launch(t *testing.T, o serverOpts) *server {
 		MgmtURL: fmt.Sprintf("http://127.0.0.1:%d", mport),
 		Dir:     dir, Out: &syncBuffer{}, opts: o, done: make(chan struct{}),
 	}
-	s.Cmd = exec.Command(mooseBin, o.Mode)
+	s.Cmd = exec.Command(bin, o.Mode)
 	s.Cmd.Dir = dir
 	s.Cmd.Env = environ(o)
 	s.Cmd.Stdout, s.Cmd.Stderr = s.Out, s.Out

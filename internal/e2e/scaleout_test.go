@@ -405,37 +405,7 @@ func soStart(t *testing.T, n int) *soCluster {
 // soLaunch is the harness's launch without the chDB requirement.
 func soLaunch(t *testing.T, o serverOpts) *server {
 	t.Helper()
-	bin := soMooseBinary(t)
-	dir := o.Dir
-	if dir == "" {
-		dir = t.TempDir()
-	}
-	port, mport := writeProject(t, dir, o)
-	s := &server{
-		BaseURL: fmt.Sprintf("http://127.0.0.1:%d", port),
-		MgmtURL: fmt.Sprintf("http://127.0.0.1:%d", mport),
-		Dir:     dir, Out: &syncBuffer{}, opts: o, done: make(chan struct{}),
-	}
-	s.Cmd = exec.Command(bin, o.Mode)
-	s.Cmd.Dir = dir
-	s.Cmd.Env = environ(o)
-	s.Cmd.Stdout, s.Cmd.Stderr = s.Out, s.Out
-	if err := s.Cmd.Start(); err != nil {
-		t.Fatalf("starting moose %s: %v", o.Mode, err)
-	}
-	go func() {
-		s.Cmd.Wait()
-		close(s.done)
-	}()
-	t.Cleanup(func() {
-		if !s.exited() {
-			s.stop(10 * time.Second)
-		}
-		if t.Failed() {
-			t.Logf("moose %s output (%s):\n%s", o.Mode, dir, tail(s.Out.String(), 12<<10))
-		}
-	})
-	return s
+	return spawn(t, soMooseBinary(t), o)
 }
 
 func (sc *soCluster) baseURLs() []string {
